@@ -2,7 +2,9 @@
 -- (data_corrupted or program_limit_exceeded), never a crash.  A
 -- binary-coercible cast from bytea stands in for disk corruption: it hands
 -- arbitrary bytes to the decoder exactly as a damaged heap tuple would.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS stackhouse;
+RESET client_min_messages;
 SET search_path = public, stackhouse;
 CREATE CAST (bytea AS stackhouse.stacktree) WITHOUT FUNCTION;
 

@@ -1,7 +1,9 @@
 -- merge: the aggregate and merge(a, b); totals conserved, NULLs ignored,
 -- columns aligned by name, incompatible inputs refused; associativity and
 -- commutativity over random trees; a parallel plan equals a serial one.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS stackhouse;
+RESET client_min_messages;
 SET search_path = public, stackhouse;
 
 SELECT stackhouse.merge(t) FROM (VALUES ('a;b 1'::stackhouse.stacktree), (NULL), ('a;b 2'), ('c 5'), ('a 1')) v(t);

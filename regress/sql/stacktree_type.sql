@@ -1,6 +1,8 @@
 -- The stacktree type: folded text in and out, header lines, escapes,
 -- canonical order, equality, and clean errors for malformed text.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS stackhouse;
+RESET client_min_messages;
 SET search_path = public;
 
 -- canonical order: depth first, siblings by name; duplicates add up
