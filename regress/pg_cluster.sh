@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # regress/pg_cluster.sh -- throwaway PostgreSQL clusters for tests and the demo.
 #
 # Source this file (bash), then:
@@ -82,8 +83,8 @@ pgc__port_free() {
 }
 
 pgc__pick_port() {
-	local i port
-	for i in $(seq 1 200); do
+	local port
+	for _ in $(seq 1 200); do
 		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
 		if pgc__port_free "$port"; then
 			echo "$port"
@@ -209,5 +210,5 @@ pgc_destroy() {
 
 # pgc_log DIR: path of the server log
 pgc_log() {
-	printf '%s/log\n' "$(pgc__abs "${1:-$PGC_DIR}")"
+	printf '%s/log\n' "$(pgc__abs "${1:-${PGC_DIR:-.}}")"
 }
