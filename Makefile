@@ -11,7 +11,14 @@
 #   make demo       the README's first command, minus package installation
 
 PG_CONFIG ?= pg_config
-EXTVERSION = 0.1
+# Versions: 0.1 = the stacktree type, merge and the inspection functions
+# (sql/parts/0*-3*); 0.2 adds diff/filters/flame graphs, the warehouse and
+# retention (sql/parts/4* and up).  A fresh install gets 0.2; a 0.1 install
+# updates with ALTER EXTENSION stackhouse UPDATE.
+EXTVERSION = 0.2
+PARTS_ALL = $(sort $(wildcard sql/parts/*.sql))
+PARTS_01 = $(filter sql/parts/0% sql/parts/1% sql/parts/2% sql/parts/3%,$(PARTS_ALL))
+PARTS_02 = $(filter-out $(PARTS_01),$(PARTS_ALL))
 
 MODULE_big = stackhouse
 PROTO_C = extension/profile.pb-c.c
@@ -21,7 +28,7 @@ CORE_OBJS = $(CORE_SRCS:.c=.o) $(PROTO_C:.c=.o)
 OBJS = $(CORE_OBJS) $(PG_SRCS:.c=.o)
 MODULEDIR = extension
 DATA = sql/stackhouse.control
-DATA_built = sql/stackhouse--$(EXTVERSION).sql
+DATA_built = sql/stackhouse--0.1.sql sql/stackhouse--0.2.sql sql/stackhouse--0.1--0.2.sql
 SHLIB_LINK = -lzstd -lz -lprotobuf-c
 PG_CPPFLAGS = -Iextension
 PG_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
@@ -42,8 +49,16 @@ extension/profile.pb-c.o: extension/profile.pb-c.c
 
 $(CORE_SRCS:.c=.o) $(PG_SRCS:.c=.o): extension/profile.pb-c.h $(wildcard extension/*.h)
 
-sql/stackhouse--$(EXTVERSION).sql: $(sort $(wildcard sql/parts/*.sql))
+sql/stackhouse--0.1.sql: $(PARTS_01)
 	cat $^ > $@
+
+sql/stackhouse--0.2.sql: $(PARTS_ALL)
+	cat $^ > $@
+
+sql/stackhouse--0.1--0.2.sql: $(PARTS_02)
+	( echo '-- stackhouse 0.1 -> 0.2, assembled from sql/parts/4* and up by make.'; \
+	  echo '\echo Use "ALTER EXTENSION stackhouse UPDATE" to load this file. \quit'; \
+	  cat $^ ) > $@
 
 # ---- the ingest CLI ----
 CLI_BIN = ingest-cli/stackhouse-ingest

@@ -1,4 +1,4 @@
--- stackhouse 0.1: install script, assembled from sql/parts/*.sql by make.
+-- stackhouse: install script, assembled from sql/parts/*.sql by make.
 -- Every object is created in the extension's schema and every reference is
 -- schema-qualified, so a hostile search_path cannot redirect a call.
 
