@@ -30,6 +30,37 @@
 #define ZSTD_LEVEL 3
 #define MIN_COMPRESS 64
 
+/*
+ * One zstd context of each kind per process, made on first use and kept:
+ * setting a context up costs more than decompressing a typical profile
+ * (it probes the CPU), and merge decodes one value per row.  They are
+ * allocated by zstd with malloc, outside any memory context, on purpose:
+ * they live as long as the process.  NULL after a failed creation, in
+ * which case the one-shot functions are used.
+ */
+static ZSTD_DCtx *dctx;
+static ZSTD_CCtx *cctx;
+
+static size_t
+decompress(void *dst, size_t cap, const void *src, size_t len)
+{
+	if (dctx == NULL)
+		dctx = ZSTD_createDCtx();
+	if (dctx != NULL)
+		return ZSTD_decompressDCtx(dctx, dst, cap, src, len);
+	return ZSTD_decompress(dst, cap, src, len);
+}
+
+static size_t
+compress(void *dst, size_t cap, const void *src, size_t len)
+{
+	if (cctx == NULL)
+		cctx = ZSTD_createCCtx();
+	if (cctx != NULL)
+		return ZSTD_compressCCtx(cctx, dst, cap, src, len, ZSTD_LEVEL);
+	return ZSTD_compress(dst, cap, src, len, ZSTD_LEVEL);
+}
+
 /* ---- canonical order ---- */
 
 typedef struct StrRank
@@ -270,7 +301,7 @@ st_encode(const StTree *t, size_t *out_len, StError *err)
 			goto done;
 		}
 		st_check_interrupts();
-		clen = ZSTD_compress(result + ST_HEADER_BYTES, bound, b.data, b.len, ZSTD_LEVEL);
+		clen = compress(result + ST_HEADER_BYTES, bound, b.data, b.len);
 		if (ZSTD_isError(clen))
 		{
 			st_fail(err, ST_ERR_CORRUPT, "zstd compression failed: %s", ZSTD_getErrorName(clen));
@@ -370,7 +401,7 @@ unwrap(const uint8_t *data, size_t len, const uint8_t **payload,
 		*owned = st_alloc(rawlen);
 		if (*owned == NULL)
 			return st_fail(err, ST_ERR_NOMEM, "out of memory");
-		got = ZSTD_decompress(*owned, rawlen, data + ST_HEADER_BYTES, len - ST_HEADER_BYTES);
+		got = decompress(*owned, rawlen, data + ST_HEADER_BYTES, len - ST_HEADER_BYTES);
 		if (ZSTD_isError(got) || got != rawlen)
 		{
 			st_free(*owned);

@@ -173,7 +173,7 @@ st_buf_free(StBuf *b)
 }
 
 bool
-st_read_varint(StReader *r, uint64_t *out)
+st_read_varint_slow(StReader *r, uint64_t *out)
 {
 	uint64_t	v = 0;
 	int			shift = 0;

@@ -121,7 +121,19 @@ typedef struct StReader
 	const uint8_t *end;
 } StReader;
 
-extern bool st_read_varint(StReader *r, uint64_t *out);
+extern bool st_read_varint_slow(StReader *r, uint64_t *out);
+
+/* Read one LEB128 varint; false when truncated or longer than 64 bits. */
+static inline bool
+st_read_varint(StReader *r, uint64_t *out)
+{
+	if (r->p < r->end && *r->p < 0x80)
+	{
+		*out = *r->p++;
+		return true;
+	}
+	return st_read_varint_slow(r, out);
+}
 extern bool st_read_bytes(StReader *r, size_t n, const uint8_t **out);
 
 static inline uint64_t
