@@ -56,8 +56,8 @@ sql/stackhouse--0.2.sql: $(PARTS_ALL)
 	cat $^ > $@
 
 sql/stackhouse--0.1--0.2.sql: $(PARTS_02)
-	( echo '-- stackhouse 0.1 -> 0.2, assembled from sql/parts/4* and up by make.'; \
-	  echo '\echo Use "ALTER EXTENSION stackhouse UPDATE" to load this file. \quit'; \
+	( printf '%s\n' '-- stackhouse 0.1 -> 0.2, assembled from sql/parts/4* and up by make.' \
+	    '\echo Use "ALTER EXTENSION stackhouse UPDATE" to load this file. \quit'; \
 	  cat $^ ) > $@
 
 # ---- the ingest CLI ----
