@@ -49,6 +49,9 @@ extension/profile.pb-c.o: extension/profile.pb-c.c
 
 $(CORE_SRCS:.c=.o) $(PG_SRCS:.c=.o): extension/profile.pb-c.h $(wildcard extension/*.h)
 
+# the server's ingest glue shares the CLI's ingest rules (ingest_shared.h)
+extension/pg_ingest.o extension/pg_ingest.bc: $(wildcard ingest-cli/*.h)
+
 sql/stackhouse--0.1.sql: $(PARTS_01)
 	cat $^ > $@
 
