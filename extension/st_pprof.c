@@ -397,6 +397,24 @@ typedef struct PartSlot
 	uint64_t	hash;
 } PartSlot;
 
+/*
+ * protobuf-c allocates every sub-message, repeated field and string of the
+ * unpacked profile separately.  They all die together, so they come from
+ * a bump arena of large chunks and are freed at once: with malloc this
+ * halves the CLI's decoding time.
+ */
+#define ARENA_CHUNK (256 * 1024)
+
+typedef struct ArenaChunk
+{
+	struct ArenaChunk *next;
+	size_t		used;
+	size_t		size;
+	/* data follows, 16-byte aligned */
+} ArenaChunk;
+
+#define CHUNK_HDR ((sizeof(ArenaChunk) + 15) & ~(size_t) 15)
+
 typedef struct Decoder
 {
 	const StPprofOptions *opts;
@@ -404,6 +422,7 @@ typedef struct Decoder
 	PbProfile  *pb;
 	ProtobufCAllocator allocator;
 	bool		pb_oom;			/* an allocation inside protobuf-c failed */
+	ArenaChunk *arena;			/* chunks for protobuf-c, newest first */
 
 	size_t		nstr;
 	const ProtobufCBinaryData *str;
@@ -446,18 +465,61 @@ typedef struct Decoder
 static void *
 pb_alloc(void *allocator_data, size_t size)
 {
-	void	   *p = st_alloc(size);
+	Decoder    *d = (Decoder *) allocator_data;
+	ArenaChunk *c = d->arena;
 
-	if (p == NULL)
-		((Decoder *) allocator_data)->pb_oom = true;
-	return p;
+	size = (size + 15) & ~(size_t) 15;
+	if (c == NULL || c->size - c->used < size)
+	{
+		size_t		csize = size > ARENA_CHUNK / 4 ? size : ARENA_CHUNK;
+
+		if (csize > SIZE_MAX - CHUNK_HDR)
+		{
+			d->pb_oom = true;
+			return NULL;
+		}
+		c = st_alloc(CHUNK_HDR + csize);
+		if (c == NULL)
+		{
+			d->pb_oom = true;
+			return NULL;
+		}
+		c->used = 0;
+		c->size = csize;
+		if (csize == ARENA_CHUNK || d->arena == NULL)
+		{
+			c->next = d->arena;
+			d->arena = c;
+		}
+		else
+		{
+			/* a big dedicated chunk: keep bumping in the current one */
+			c->next = d->arena->next;
+			d->arena->next = c;
+		}
+	}
+	c->used += size;
+	return (char *) c + CHUNK_HDR + c->used - size;
 }
 
 static void
 pb_free(void *allocator_data, void *ptr)
 {
+	/* freed with the whole arena */
 	(void) allocator_data;
-	st_free(ptr);
+	(void) ptr;
+}
+
+static void
+arena_free(Decoder *d)
+{
+	while (d->arena)
+	{
+		ArenaChunk *next = d->arena->next;
+
+		st_free(d->arena);
+		d->arena = next;
+	}
 }
 
 /* string index check */
@@ -514,6 +576,11 @@ validate_tables(Decoder *d)
 	if (pb->n_sample_type == 0)
 		return st_fail(d->err, ST_ERR_INVALID_BINARY,
 					   "invalid pprof: the profile has no sample types");
+	/* a stacktree's duration is >= 0 (the stored form refuses others) */
+	if (pb->duration_nanos < 0)
+		return st_fail(d->err, ST_ERR_INVALID_BINARY,
+					   "invalid pprof: negative duration_nanos %lld",
+					   (long long) pb->duration_nanos);
 	if (pb->n_sample_type > ST_MAX_COLUMNS)
 		return st_fail(d->err, ST_ERR_LIMIT,
 					   "pprof profile has %zu sample types, the limit is %d",
@@ -1090,8 +1157,8 @@ decoder_free(Decoder *d, bool keep_parts)
 	st_free(d->type_strs);
 	st_free(d->stack);
 	st_free(d->tuple);
-	if (d->pb)
-		perftools__profiles__profile__free_unpacked(d->pb, &d->allocator);
+	/* the unpacked profile lives in the arena */
+	arena_free(d);
 	d->pb = NULL;
 }
 
