@@ -12,6 +12,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "pg_retention.h"
 #include "pg_stacktree.h"
 #include "st_codec.h"
 
@@ -50,6 +51,7 @@ _PG_init(void)
 	st_hooks.realloc = pg_hook_realloc;
 	st_hooks.free = pg_hook_free;
 	st_hooks.check_interrupts = pg_hook_interrupts;
+	stackhouse_retention_init();
 }
 
 /* errdetail/errhint only when the core gave one */
