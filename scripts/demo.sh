@@ -33,41 +33,28 @@ PSQL=(psql -X -v ON_ERROR_STOP=1 -q)
 "${PSQL[@]}" -d demo -c "CREATE EXTENSION stackhouse"
 echo "== database demo, extension stackhouse $("${PSQL[@]}" -d demo -A -t -c "SELECT extversion FROM pg_extension WHERE extname = 'stackhouse'")"
 
-# load the profiles client side (\copy), so the server never reads our files
+# load the profiles with the ingest CLI (decoded client side, binary COPY)
 shopt -s nullglob
 FILES=(regress/data/profiles/go/series/*.pb.gz)
 [ ${#FILES[@]} -gt 0 ] || { echo "demo: no profiles in regress/data/profiles/go/series" >&2; exit 1; }
-python3 - "${FILES[@]}" <<'EOF'
-import os, sys
-sys.path.insert(0, os.path.join(os.getcwd(), "regress", "tests"))
-import sthelper
-paths = sys.argv[1:]
-n = sthelper.load_files("demo_profiles", [(os.path.basename(p), p) for p in paths], db="demo")
-print("== loaded %d pprof files into table demo_profiles (name text, data bytea)" % n)
-EOF
+echo "== stackhouse-ingest -d demo --service demo-api --label env=demo regress/data/profiles/go/series"
+"$ROOT/ingest-cli/stackhouse-ingest" -d demo --service demo-api --label env=demo regress/data/profiles/go/series
 
-MERGED="(SELECT stackhouse.merge(stackhouse.stacktree_from_pprof(data)) FROM demo_profiles)"
 echo
-echo "== SELECT * FROM stackhouse.top_functions($MERGED, 15);"
-"${PSQL[@]}" -d demo -P footer=off -c "SELECT * FROM stackhouse.top_functions($MERGED, 15)"
+echo "== rows in stackhouse.profiles, per profile type and shard label"
+"${PSQL[@]}" -d demo -P footer=off -c "SELECT profile_type, labels->>'shard' AS shard, count(*) AS rows, min(ts) AS first, max(ts) AS last FROM stackhouse.profiles GROUP BY 1, 2 ORDER BY 1, 2"
 
-# The SVG flame graph function comes with the flame graph work
-# (stackhouse.flamegraph_svg); until it exists, write folded stacks, which any
-# flame graph tool (flamegraph.pl, speedscope, inferno) reads.
-has_svg=$("${PSQL[@]}" -d demo -A -t -c "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'stackhouse' AND p.proname = 'flamegraph_svg'")
-rm -f "$OUT/flame.svg" "$OUT/flame.folded"
-if [ "$has_svg" != 0 ]; then
-	"${PSQL[@]}" -d demo -A -t -o "$OUT/flame.svg" -c "SELECT stackhouse.flamegraph_svg($MERGED)"
-	echo
-	echo "== flame graph: $OUT/flame.svg (open it in a browser)"
-else
-	# one value per stack (the profile's default column), as flamegraph.pl wants;
-	# the type's own text form carries every column and a header
-	"${PSQL[@]}" -d demo -A -t -o "$OUT/flame.folded" -c \
-		"SELECT array_to_string(frames, ';') || ' ' || value FROM stackhouse.stacks($MERGED) WHERE value <> 0"
-	echo
-	echo "== folded stacks: $OUT/flame.folded ($(wc -l <"$OUT/flame.folded") stacks; feed it to flamegraph.pl or speedscope)"
-fi
+MERGED="(SELECT stackhouse.merge(tree) FROM stackhouse.profiles WHERE service = 'demo-api' AND profile_type = 'cpu')"
+echo
+echo "== the CPU of service demo-api by function, all 30 profiles merged:"
+echo "   SELECT function, self, total, round(total_pct::numeric, 1) AS total_pct"
+echo "   FROM stackhouse.top_functions($MERGED, 15, 'cpu');"
+"${PSQL[@]}" -d demo -P footer=off -c "SELECT function, self, total, round(total_pct::numeric, 1) AS total_pct FROM stackhouse.top_functions($MERGED, 15, 'cpu')"
+
+rm -f "$OUT/flame.svg"
+"${PSQL[@]}" -d demo -A -t -o "$OUT/flame.svg" -c "SELECT stackhouse.flamegraph_svg($MERGED, 'demo-api: CPU, 30 profiles')"
+echo
+echo "== flame graph: $OUT/flame.svg ($(wc -c <"$OUT/flame.svg") bytes; open it in a browser)"
 
 pgc_stop "$CLUSTER"
 trap - EXIT
