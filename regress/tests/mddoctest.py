@@ -40,7 +40,9 @@ def examples(path):
         lang, start, body, _ = blocks[k]
         if lang == "sql":
             expected = None
-            if k + 1 < len(blocks) and blocks[k + 1][0] in ("", "text"):
+            end = blocks[k][3]
+            if (k + 1 < len(blocks) and blocks[k + 1][0] in ("", "text") and
+                    all(l.strip() == "" for l in lines[end + 1:blocks[k + 1][1] - 1])):
                 expected = blocks[k + 1][2]
                 k += 1
             out.append((start, body, expected))
