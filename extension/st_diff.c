@@ -44,38 +44,16 @@ static bool
 add_side(StTree *dst, int dcol, const StTree *src, int col, double factor,
 		 StError *err)
 {
-	uint32_t   *strmap = NULL;
-	uint32_t   *nodemap = NULL;
+	uint32_t   *nodemap = st_tree_map_nodes(dst, src, err);
 	bool		ok = false;
 
-	strmap = st_alloc((size_t) (src->nstrings + 1) * sizeof(uint32_t));
-	nodemap = st_alloc((size_t) src->nnodes * sizeof(uint32_t));
-	if (!strmap || !nodemap)
-	{
-		st_fail(err, ST_ERR_NOMEM, "out of memory");
-		goto done;
-	}
-	for (uint32_t i = 0; i < src->nstrings; i++)
-	{
-		strmap[i] = st_tree_intern(dst, st_tree_string(src, i), src->str_len[i], err);
-		if (strmap[i] == UINT32_MAX)
-			goto done;
-	}
-	nodemap[0] = 0;
+	if (nodemap == NULL)
+		return false;
 	for (uint32_t n = 0; n < src->nnodes; n++)
 	{
 		int64_t		vals[2] = {0, 0};
 		int64_t		v = src->values[(size_t) n * src->ncols + col];
 
-		if ((n & 4095) == 0)
-			st_check_interrupts();
-		if (n > 0)
-		{
-			nodemap[n] = st_tree_child(dst, nodemap[src->parent[n]],
-									   strmap[src->frame[n]], err);
-			if (nodemap[n] == UINT32_MAX)
-				goto done;
-		}
 		if (!st_scale_value(v, factor, &vals[dcol]))
 		{
 			st_fail(err, ST_ERR_OVERFLOW, "scaled value overflows 64 bits");
@@ -84,11 +62,8 @@ add_side(StTree *dst, int dcol, const StTree *src, int col, double factor,
 		if (!st_tree_add_values(dst, nodemap[n], vals, err))
 			goto done;
 	}
-	if (src->max_depth > dst->max_depth)
-		dst->max_depth = src->max_depth;
 	ok = true;
 done:
-	st_free(strmap);
 	st_free(nodemap);
 	return ok;
 }

@@ -488,57 +488,74 @@ st_tree_merge_header(StTree *dst, const StTree *src, const int *colmap,
 	return true;
 }
 
-bool
-st_tree_merge(StTree *dst, const StTree *src, StError *err)
+uint32_t *
+st_tree_map_nodes(StTree *dst, const StTree *src, StError *err)
 {
-	int			map[ST_MAX_COLUMNS];
-	uint32_t   *strmap = NULL;
-	uint32_t   *nodemap = NULL;
-	int64_t		vals[ST_MAX_COLUMNS];
-	bool		ok = false;
+	uint32_t   *strmap;
+	uint32_t   *nodemap;
 
-	if (!st_tree_column_map(dst, src->ncols, src->cols, map, err) ||
-		!st_tree_merge_header(dst, src, map, err))
-		return false;
 	strmap = st_alloc((size_t) (src->nstrings + 1) * sizeof(uint32_t));
 	nodemap = st_alloc((size_t) src->nnodes * sizeof(uint32_t));
 	if (!strmap || !nodemap)
 	{
 		st_fail(err, ST_ERR_NOMEM, "out of memory");
-		goto done;
+		goto fail;
 	}
 	for (uint32_t i = 0; i < src->nstrings; i++)
 	{
 		strmap[i] = st_tree_intern(dst, st_tree_string(src, i), src->str_len[i], err);
 		if (strmap[i] == UINT32_MAX)
-			goto done;
+			goto fail;
 	}
 	nodemap[0] = 0;
+	for (uint32_t n = 1; n < src->nnodes; n++)
+	{
+		if ((n & 4095) == 0)
+			st_check_interrupts();
+		/* parent index < child index: the parent is mapped already */
+		nodemap[n] = st_tree_child(dst, nodemap[src->parent[n]],
+								   strmap[src->frame[n]], err);
+		if (nodemap[n] == UINT32_MAX)
+			goto fail;
+	}
+	if (src->max_depth > dst->max_depth)
+		dst->max_depth = src->max_depth;
+	st_free(strmap);
+	return nodemap;
+
+fail:
+	st_free(strmap);
+	st_free(nodemap);
+	return NULL;
+}
+
+bool
+st_tree_merge(StTree *dst, const StTree *src, StError *err)
+{
+	int			map[ST_MAX_COLUMNS];
+	uint32_t   *nodemap;
+	int64_t		vals[ST_MAX_COLUMNS];
+
+	if (!st_tree_column_map(dst, src->ncols, src->cols, map, err) ||
+		!st_tree_merge_header(dst, src, map, err))
+		return false;
+	nodemap = st_tree_map_nodes(dst, src, err);
+	if (nodemap == NULL)
+		return false;
 	for (uint32_t n = 0; n < src->nnodes; n++)
 	{
 		const int64_t *sv = src->values + (size_t) n * src->ncols;
 
-		if ((n & 4095) == 0)
-			st_check_interrupts();
-		if (n > 0)
-		{
-			nodemap[n] = st_tree_child(dst, nodemap[src->parent[n]],
-									   strmap[src->frame[n]], err);
-			if (nodemap[n] == UINT32_MAX)
-				goto done;
-		}
 		for (int c = 0; c < src->ncols; c++)
 			vals[map[c]] = sv[c];
 		if (!st_tree_add_values(dst, nodemap[n], vals, err))
-			goto done;
+		{
+			st_free(nodemap);
+			return false;
+		}
 	}
-	if (src->max_depth > dst->max_depth)
-		dst->max_depth = src->max_depth;
-	ok = true;
-done:
-	st_free(strmap);
 	st_free(nodemap);
-	return ok;
+	return true;
 }
 
 StTree *

@@ -128,6 +128,14 @@ extern bool st_tree_column_map(const StTree *dst, int src_ncols,
 extern bool st_tree_merge_header(StTree *dst, const StTree *src,
 								 const int *colmap, StError *err);
 
+/*
+ * Make every node of src exist in dst (same frame path; names interned into
+ * dst) and return, for each src node, the dst node id (st_alloc'd array of
+ * src->nnodes entries).  Values are not touched.  NULL with err on error.
+ */
+extern uint32_t *st_tree_map_nodes(StTree *dst, const StTree *src,
+								   StError *err);
+
 /* Merge all of src into dst (columns aligned by name). */
 extern bool st_tree_merge(StTree *dst, const StTree *src, StError *err);
 
