@@ -204,6 +204,30 @@ parse_int64(const char *s, size_t len, int64_t *out)
 	return true;
 }
 
+/*
+ * The start time may be negative (before 1970): the stored form and pprof
+ * carry any int64 there, and the text form must round-trip it.
+ */
+static bool
+parse_time(const char *s, size_t len, int64_t *out)
+{
+	int64_t		v;
+
+	if (len == 20 && memcmp(s, "-9223372036854775808", 20) == 0)
+	{
+		*out = INT64_MIN;
+		return true;
+	}
+	if (len > 1 && s[0] == '-')
+	{
+		if (!parse_int64(s + 1, len - 1, &v))
+			return false;
+		*out = -v;
+		return true;
+	}
+	return parse_int64(s, len, out);
+}
+
 /* split the next whitespace-separated word off a header line */
 static bool
 next_word(const char **p, const char *end, const char **w, size_t *wl)
@@ -321,7 +345,7 @@ parse_header_line(Header *h, const Line *ln, StError *err)
 					bl;
 
 		if (!next_word(&p, end, &a, &al) || !next_word(&p, end, &b, &bl) ||
-			!parse_int64(a, al, &h->time_nanos) ||
+			!parse_time(a, al, &h->time_nanos) ||
 			!parse_int64(b, bl, &h->duration_nanos))
 			return st_fail(err, ST_ERR_INVALID_TEXT,
 						   "invalid time header at line %ld: expected \"# time START_NANOS DURATION_NANOS\"",
@@ -463,6 +487,31 @@ parse_stack_line(StTree *t, const Line *ln, uint32_t *frames, char *namebuf,
 	return st_tree_add_stack(t, frames, n, vals, err);
 }
 
+/* The empty tree the header lines describe (samples/count without any). */
+static StTree *
+tree_for_header(Header *h, StError *err)
+{
+	const char *types[ST_MAX_COLUMNS];
+	const char *units[ST_MAX_COLUMNS];
+	StTree	   *t;
+
+	if (h->ncols == 0)
+	{
+		h->ncols = 1;
+		strcpy(h->types[0], "samples");
+		strcpy(h->units[0], "count");
+	}
+	for (int c = 0; c < h->ncols; c++)
+	{
+		types[c] = h->types[c];
+		units[c] = h->units[c];
+	}
+	t = st_tree_new(h->ncols, types, units, err);
+	if (t == NULL && err->code != ST_ERR_NOMEM)
+		err->code = ST_ERR_INVALID_TEXT;
+	return t;
+}
+
 StTree *
 st_tree_from_folded(const char *text, size_t len, StError *err)
 {
@@ -525,27 +574,9 @@ st_tree_from_folded(const char *text, size_t len, StError *err)
 		}
 		if (t == NULL)
 		{
-			const char *types[ST_MAX_COLUMNS];
-			const char *units[ST_MAX_COLUMNS];
-
-			if (h.ncols == 0)
-			{
-				h.ncols = 1;
-				strcpy(h.types[0], "samples");
-				strcpy(h.units[0], "count");
-			}
-			for (int c = 0; c < h.ncols; c++)
-			{
-				types[c] = h.types[c];
-				units[c] = h.units[c];
-			}
-			t = st_tree_new(h.ncols, types, units, err);
+			t = tree_for_header(&h, err);
 			if (t == NULL)
-			{
-				if (err->code != ST_ERR_NOMEM)
-					err->code = ST_ERR_INVALID_TEXT;
 				goto fail;
-			}
 		}
 		if (!parse_stack_line(t, &ln, frames, namebuf, err))
 			goto fail;
@@ -553,27 +584,9 @@ st_tree_from_folded(const char *text, size_t len, StError *err)
 	if (t == NULL)
 	{
 		/* header only, or empty input: an empty tree */
-		const char *types[ST_MAX_COLUMNS];
-		const char *units[ST_MAX_COLUMNS];
-
-		if (h.ncols == 0)
-		{
-			h.ncols = 1;
-			strcpy(h.types[0], "samples");
-			strcpy(h.units[0], "count");
-		}
-		for (int c = 0; c < h.ncols; c++)
-		{
-			types[c] = h.types[c];
-			units[c] = h.units[c];
-		}
-		t = st_tree_new(h.ncols, types, units, err);
+		t = tree_for_header(&h, err);
 		if (t == NULL)
-		{
-			if (err->code != ST_ERR_NOMEM)
-				err->code = ST_ERR_INVALID_TEXT;
 			goto fail;
-		}
 	}
 	t->default_col = h.default_col;
 	if (h.has_period)

@@ -1202,7 +1202,8 @@ build_columns(Decoder *d)
 		}
 		*p++ = '\0';
 		/* an embedded NUL would silently shorten the name */
-		if (memchr(ty->data, 0, ty->len) || memchr(un->data, 0, un->len))
+		if ((ty->len && memchr(ty->data, 0, ty->len)) ||
+			(un->len && memchr(un->data, 0, un->len)))
 			return st_fail(d->err, ST_ERR_ENCODING,
 						   "invalid pprof: sample type %zu contains a NUL byte", i);
 	}
