@@ -296,3 +296,91 @@ def log(msg):
 
 def fail(msg):
     print("FAIL: " + msg, file=sys.stdout, flush=True)
+
+
+# ---------------------------------------------------------------- own servers
+# Tests of the background workers need a server of their own (started with
+# shared_preload_libraries, killed with SIGKILL, restarted...).
+
+_CLUSTER_SH = os.environ.get("STACKHOUSE_PG_CLUSTER") or os.path.join(
+    ROOT, "regress", "pg_cluster.sh")
+
+
+class OwnCluster:
+    """A throwaway server in $STACKHOUSE_TMP/NAME managed by
+    regress/pg_cluster.sh; start() exports PGHOST/PGPORT so that psql()
+    and friends talk to it."""
+
+    def __init__(self, name):
+        self.dir = os.path.join(os.environ.get("STACKHOUSE_TMP") or "/tmp", name)
+
+    def _pgc(self, cmd, *args):
+        p = subprocess.run(["bash", "-c", 'source "$0" && ' + cmd + ' "$@" >&2 && echo "$PGHOST $PGPORT"',
+                            _CLUSTER_SH] + list(args), capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError("%s failed: %s" % (cmd, p.stderr[-2000:]))
+        return p.stdout.split()
+
+    def start(self, *conf):
+        """Start (initdb on first use), appending postgresql.conf lines."""
+        host, port = self._pgc("pgc_start", self.dir, *conf)
+        os.environ["PGHOST"], os.environ["PGPORT"] = host, port
+
+    def stop(self):
+        subprocess.run(["bash", "-c", 'source "$0" && pgc_stop "$1"', _CLUSTER_SH, self.dir])
+
+    def log(self):
+        with open(os.path.join(self.dir, "log"), encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def postmaster_pid(self):
+        try:
+            with open(os.path.join(self.dir, "data", "postmaster.pid")) as f:
+                return int(f.readline())
+        except (OSError, ValueError):
+            return None
+
+    def running(self):
+        pid = self.postmaster_pid()
+        return pid is not None and process_alive(pid)
+
+
+def process_alive(pid):
+    """The process exists (a zombie too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Checks:
+    """Collects a test's failures: check(cond, msg) prints ok/FAIL."""
+
+    def __init__(self):
+        self.failures = []
+
+    def __call__(self, cond, msg):
+        print(("ok: " if cond else "FAIL: ") + msg, flush=True)
+        if not cond:
+            self.failures.append(msg)
+        return cond
+
+
+def wait_for(what, fn, poll=0.2, give_up=None):
+    """Poll fn() until it returns something true, and return that.  There is
+    no time limit (no test has one): give_up(), when given, is asked every
+    round whether the wait can still end well (e.g. "the server is gone");
+    when it returns true the wait fails at once with AssertionError."""
+    import time
+    t0 = time.monotonic()
+    while True:
+        v = fn()
+        if v:
+            print("   (%s after %.1fs)" % (what, time.monotonic() - t0), flush=True)
+            return v
+        if give_up is not None and give_up():
+            raise AssertionError("gave up waiting for: " + what)
+        time.sleep(poll)

@@ -16,61 +16,27 @@ import os
 import random
 import subprocess
 import sys
-import time
 from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sthelper  # noqa: E402
-from sthelper import ROOT, lit, psql, psql_value  # noqa: E402
+from sthelper import Checks, OwnCluster, wait_for as _wait_for, ROOT, lit, psql, psql_value  # noqa: E402
 
 DB = "retention_worker"
-FAILURES = []
-CLUSTER_SH = os.environ.get("STACKHOUSE_PG_CLUSTER") or os.path.join(ROOT, "regress", "pg_cluster.sh")
-TMP = os.environ.get("STACKHOUSE_TMP") or "/tmp"
-DIR = os.path.join(TMP, "retention_worker_pg")
-HANG_GUARD = 600        # seconds: only to fail instead of hanging forever
+CHECK = Checks()
+check = CHECK
+FAILURES = CHECK.failures
+CLUSTER = OwnCluster("retention_worker_pg")
+DIR = CLUSTER.dir
+start = CLUSTER.start
+stop = CLUSTER.stop
+server_log = CLUSTER.log
 
 
-def check(cond, msg):
-    print(("ok: " if cond else "FAIL: ") + msg, flush=True)
-    if not cond:
-        FAILURES.append(msg)
-    return cond
+def wait_for(what, fn, poll=0.2):
+    """wait, failing at once if the server died under us (no time limit)"""
+    return _wait_for(what, fn, poll=poll, give_up=lambda: not CLUSTER.running())
 
-
-def pgc(cmd, *args):
-    p = subprocess.run(["bash", "-c", 'source "$0" && ' + cmd + ' "$@" >&2 && echo "$PGHOST $PGPORT"',
-                        CLUSTER_SH] + list(args), capture_output=True, text=True)
-    if p.returncode != 0:
-        raise RuntimeError("%s failed: %s" % (cmd, p.stderr[-2000:]))
-    return p.stdout.split()
-
-
-def start(*conf):
-    host, port = pgc("pgc_start", DIR, *conf)
-    os.environ["PGHOST"], os.environ["PGPORT"] = host, port
-
-
-def stop():
-    subprocess.run(["bash", "-c", 'source "$0" && pgc_stop "$1"', CLUSTER_SH, DIR])
-
-
-def server_log():
-    with open(os.path.join(DIR, "log"), encoding="utf-8", errors="replace") as f:
-        return f.read()
-
-
-def wait_for(what, fn):
-    t0 = time.monotonic()
-    while True:
-        v = fn()
-        if v:
-            print("   (%s after %.1fs)" % (what, time.monotonic() - t0), flush=True)
-            return v
-        if time.monotonic() - t0 > HANG_GUARD:
-            check(False, "waited in vain for: " + what)
-            raise SystemExit(1)
-        time.sleep(0.2)
 
 
 def worker_pids():
