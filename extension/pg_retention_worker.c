@@ -614,6 +614,16 @@ stackhouse_retention_worker_main(Datum main_arg)
 	MemoryContextSwitchTo(worker_cxt);
 	SetConfigOption("application_name", "stackhouse retention", PGC_USERSET, PGC_S_SESSION);
 
+	/*
+	 * The worker usually runs as a superuser, and the database's and role's
+	 * settings (ALTER DATABASE ... SET search_path, which a database owner
+	 * may run) apply to its session: never resolve an operator, type or
+	 * function of our queries through such a path.  A session-level value
+	 * outranks those settings and the configuration file, and still lets a
+	 * function's own SET search_path clause apply (PGC_S_OVERRIDE would not).
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
+
 	if (!take_worker_lock())
 	{
 		ereport(LOG,

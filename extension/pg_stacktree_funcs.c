@@ -11,6 +11,7 @@
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
 #include "pg_stacktree.h"
@@ -86,6 +87,8 @@ stacktree_stacks(PG_FUNCTION_ARGS)
 	Datum	   *path;
 	Datum	   *vals;
 	StError		err;
+	MemoryContext rowcxt;
+	MemoryContext oldcxt;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0))
@@ -99,6 +102,14 @@ stacktree_stacks(PG_FUNCTION_ARGS)
 	names = palloc0(sizeof(Datum) * (t->nstrings + 1));
 	path = palloc(sizeof(Datum) * (ST_MAX_DEPTH + 1));
 	vals = palloc(sizeof(Datum) * t->ncols);
+
+	/*
+	 * The arrays of a row are built in a context reset after each row (the
+	 * tuplestore keeps its own copy): the output is up to depth x stacks
+	 * frames, which must not stay in memory (the tuplestore spills to disk).
+	 */
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "stacktree stacks row",
+								   ALLOCSET_DEFAULT_SIZES);
 	for (int64 i = -1; i < (int64) nn; i++)
 	{
 		uint32_t	node = i < 0 ? 0 : order[i];
@@ -126,13 +137,17 @@ stacktree_stacks(PG_FUNCTION_ARGS)
 		}
 		if (!any && !leaf)
 			continue;
+		oldcxt = MemoryContextSwitchTo(rowcxt);
 		values[0] = PointerGetDatum(construct_array(path, d, TEXTOID, -1, false,
 													TYPALIGN_INT));
 		values[1] = Int64GetDatum(t->values[(size_t) node * t->ncols + col]);
 		values[2] = PointerGetDatum(construct_array(vals, t->ncols, INT8OID, 8,
 													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(rowcxt);
 	}
+	MemoryContextDelete(rowcxt);
 	return (Datum) 0;
 }
 

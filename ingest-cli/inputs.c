@@ -2,8 +2,9 @@
  * inputs.c
  *	  The stackhouse-ingest input list: files, directories walked
  *	  recursively (entries in name order, without recursion on depth: an
- *	  explicit stack of directories), and "-" for standard input; reading
- *	  one input into memory with a size cap.
+ *	  explicit stack of directories; symbolic links to directories found
+ *	  inside are not followed), and "-" for standard input; reading one
+ *	  input into memory with a size cap.
  */
 #include "ingest.h"
 
@@ -131,7 +132,17 @@ walk_dir(InputList *l, const char *root, char *errbuf, size_t errlen)
 				ok = false;
 				break;
 			}
-			if (stat(p, &st) != 0)
+			if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode) &&
+				stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			{
+				/*
+				 * A symbolic link to a directory is not followed (as find
+				 * does not): a link to an ancestor would make the walk
+				 * endless.  Links to files are read.
+				 */
+				free(p);
+			}
+			else if (stat(p, &st) != 0)
 			{
 				/* a dangling symlink or a race: let read_input report it */
 				ok = push(l, p);

@@ -31,7 +31,8 @@ seconds_frac(const char **p, int64_t *nanos)
 				frac = 0;
 	int			n = digits(*p, 12, &sec);
 
-	if (n == 0)
+	/* sec * 10^9 + frac must fit in an int64 (about 292 years) */
+	if (n == 0 || sec > INT64_MAX / 1000000000LL - 1)
 		return false;
 	*p += n;
 	if (**p == '.')
@@ -160,9 +161,17 @@ parse_duration(const char *s, int64_t *nanos)
 	else if (strcmp(p, "ms") == 0)
 		*nanos = v / 1000;
 	else if (strcmp(p, "m") == 0 || strcmp(p, "min") == 0)
+	{
+		if (v > INT64_MAX / 60)
+			return false;
 		*nanos = v * 60;
+	}
 	else if (strcmp(p, "h") == 0)
+	{
+		if (v > INT64_MAX / 3600)
+			return false;
 		*nanos = v * 3600;
+	}
 	else
 		return false;
 	return true;

@@ -718,7 +718,10 @@ CREATE PROCEDURE @extschema@.retention_job(max_batches integer DEFAULT NULL,
     LANGUAGE plpgsql
 AS $fn$
 -- (a procedure that commits cannot have a SET clause: search_path is set
--- for each transaction instead, before any other statement is parsed)
+-- for each transaction instead, before any other statement is parsed; and
+-- every operator and function is qualified as well, since PL/pgSQL keeps
+-- the plan of a simple expression such as n + 1 across a change of
+-- search_path, and a statement after COMMIT runs under the caller's)
 DECLARE
     st pg_catalog.jsonb;
     b  record;
@@ -726,20 +729,20 @@ DECLARE
 BEGIN
     SET LOCAL search_path = pg_catalog, pg_temp;
     IF as_of IS NOT NULL THEN
-        st := jsonb_build_object('now', as_of);
+        st := pg_catalog.jsonb_build_object('now', as_of);
     END IF;
     LOOP
         SET LOCAL search_path = pg_catalog, pg_temp;
-        IF max_batches IS NOT NULL AND n >= max_batches THEN
+        IF max_batches IS NOT NULL AND n OPERATOR(pg_catalog.>=) max_batches THEN
             PERFORM @extschema@.retention_stop_pass(st);
             COMMIT;
             EXIT;
         END IF;
         SELECT * INTO b FROM @extschema@.retention_batch(batch_size, st);
         st := b.new_state;
+        n := n OPERATOR(pg_catalog.+) 1;
         COMMIT;
         EXIT WHEN b.done;
-        n := n + 1;
     END LOOP;
 END
 $fn$;
