@@ -19,8 +19,8 @@ typedef struct StFuncStat
 /*
  * Per-function self and total of column col, for every function whose
  * total is non-zero, sorted by self desc, total desc, name.  *n gets the
- * count; the array is allocated with st_alloc.  NULL with err on error
- * (and also for an empty result, with err->code == ST_OK).
+ * count; the array is allocated with st_alloc (possibly with n == 0).
+ * NULL with err filled on error.
  */
 extern StFuncStat *st_top_functions(const StTree *t, int col, uint32_t *n,
 									StError *err);

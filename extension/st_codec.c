@@ -520,7 +520,12 @@ decode_into(StTree **dstp, const uint8_t *data, size_t len, StError *err)
 		cols[c].type = colbuf[c][0];
 	if (!st_tree_column_map(dst, (int) ncols, cols, map, err) ||
 		!st_tree_merge_header(dst, &src_hdr, map, err))
+	{
+		/* a period type st_tree_set_period refuses: the value is corrupt */
+		if (err->code == ST_ERR_ENCODING)
+			err->code = ST_ERR_CORRUPT;
 		goto fail;
+	}
 	for (uint64_t c = 0; c < ncols; c++)
 		vals[map[c]] = rootvals[c];
 	if (!st_tree_add_values(dst, 0, vals, err))
@@ -628,16 +633,19 @@ decode_into(StTree **dstp, const uint8_t *data, size_t len, StError *err)
 		for (uint64_t i = 0; i < nn; i++)
 		{
 			int64_t    *cell;
+			int64_t		sum;
 
 			if (!st_read_varint(&r, &v) || v > INT64_MAX)
 				CORRUPT("bad node value");
 			cell = dst->values + (size_t) nodemap[i] * dst->ncols + dc;
-			if (__builtin_add_overflow(*cell, (int64_t) v, cell))
+			/* on overflow the cell keeps its (non-negative) value */
+			if (__builtin_add_overflow(*cell, (int64_t) v, &sum))
 			{
 				st_fail(err, ST_ERR_OVERFLOW, "value overflows 64 bits in column \"%s\"",
 						dst->cols[dc].type);
 				goto fail;
 			}
+			*cell = sum;
 		}
 	}
 	if (r.p != r.end)

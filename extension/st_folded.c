@@ -467,11 +467,19 @@ parse_stack_line(StTree *t, const Line *ln, uint32_t *frames, char *namebuf,
 					return st_fail(err, ST_ERR_LIMIT,
 								   "stack at line %ld is deeper than the limit of %d frames",
 								   ln->lineno, ST_MAX_DEPTH);
-				if (i - start > ST_MAX_NAME_LEN)
+				/*
+				 * The limit is on the name, not its escaped text (up to twice
+				 * as long); namebuf holds 2 * ST_MAX_NAME_LEN bytes.
+				 */
+				if (i - start > 2 * (size_t) ST_MAX_NAME_LEN)
 					return st_fail(err, ST_ERR_LIMIT,
 								   "frame name at line %ld exceeds %d bytes",
 								   ln->lineno, ST_MAX_NAME_LEN);
 				nl = unescape(s + start, (i > end ? end : i) - start, namebuf);
+				if (nl > ST_MAX_NAME_LEN)
+					return st_fail(err, ST_ERR_LIMIT,
+								   "frame name at line %ld exceeds %d bytes",
+								   ln->lineno, ST_MAX_NAME_LEN);
 				frames[n] = st_tree_intern(t, namebuf, (size_t) nl, err);
 				if (frames[n] == UINT32_MAX)
 				{
@@ -525,7 +533,7 @@ st_tree_from_folded(const char *text, size_t len, StError *err)
 	memset(&h, 0, sizeof(h));
 	h.default_col = -1;
 	frames = st_alloc((size_t) (ST_MAX_DEPTH + 1) * sizeof(uint32_t));
-	namebuf = st_alloc(ST_MAX_NAME_LEN + 2);
+	namebuf = st_alloc(2 * (size_t) ST_MAX_NAME_LEN + 2);
 	if (!frames || !namebuf)
 	{
 		st_fail(err, ST_ERR_NOMEM, "out of memory");

@@ -352,18 +352,22 @@ bool
 st_tree_add_values(StTree *t, uint32_t node, const int64_t *vals, StError *err)
 {
 	int64_t    *dst = t->values + (size_t) node * t->ncols;
+	int64_t		sum;
 
+	/* check every column first: a refused add leaves the node unchanged */
 	for (int c = 0; c < t->ncols; c++)
 	{
 		if (vals[c] < 0)
 			return st_fail(err, ST_ERR_OVERFLOW,
 						   "negative value %lld in column \"%s\"",
 						   (long long) vals[c], t->cols[c].type);
-		if (__builtin_add_overflow(dst[c], vals[c], &dst[c]))
+		if (__builtin_add_overflow(dst[c], vals[c], &sum))
 			return st_fail(err, ST_ERR_OVERFLOW,
 						   "value overflows 64 bits in column \"%s\"",
 						   t->cols[c].type);
 	}
+	for (int c = 0; c < t->ncols; c++)
+		dst[c] += vals[c];
 	return true;
 }
 
@@ -476,13 +480,17 @@ st_tree_merge_header(StTree *dst, const StTree *src, const int *colmap,
 	if (__builtin_add_overflow(dst->duration_nanos, src->duration_nanos,
 							   &dst->duration_nanos))
 		return st_fail(err, ST_ERR_OVERFLOW, "summed duration overflows 64 bits");
-	/* first set default wins; two different ones: the lower index, so that
-	 * merging is commutative */
+	/*
+	 * A set default wins over none (as in pprof); between two different ones
+	 * the type name that sorts first wins, which does not depend on the
+	 * inputs' column order, so merging stays commutative and associative.
+	 */
 	if (src->default_col >= 0)
 	{
 		int			d = colmap[src->default_col];
 
-		if (dst->default_col < 0 || d < dst->default_col)
+		if (dst->default_col < 0 ||
+			strcmp(dst->cols[d].type, dst->cols[dst->default_col].type) < 0)
 			dst->default_col = d;
 	}
 	return true;
