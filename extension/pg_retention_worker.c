@@ -7,7 +7,10 @@
  *	  job itself is SQL: sql/parts/60_retention.sql), one transaction per
  *	  batch, then sleeps stackhouse.naptime.  SIGHUP re-reads the
  *	  configuration (and starts a pass at once), SIGTERM stops the process
- *	  at the next interrupt check, an error is logged and backed off.
+ *	  at the next interrupt check, an error is logged and backed off.  A
+ *	  worker started for a database that already has one (e.g. after the
+ *	  launcher restarted, its earlier workers live on) exits and says so in
+ *	  shared memory: the launcher does not count that as a failure.
  */
 #include "postgres.h"
 
@@ -19,10 +22,13 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "port/atomics.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -42,12 +48,68 @@ PGDLLEXPORT void stackhouse_retention_worker_main(Datum main_arg);
 /* longest sleep after repeated failures */
 #define RETENTION_MAX_BACKOFF_MS (3600 * 1000L)
 
+/*
+ * What the launcher passes to a worker (in bgw_extra): the database, the
+ * launcher's slot for it, and a token naming this start (its start time,
+ * unique per slot also across launcher restarts).
+ */
+typedef struct RetentionWorkerArgs
+{
+	char		dbname[NAMEDATALEN];
+	int32		slot;
+	uint64		token;
+} RetentionWorkerArgs;
+
+StaticAssertDecl(sizeof(RetentionWorkerArgs) <= BGW_EXTRALEN,
+				 "RetentionWorkerArgs must fit in bgw_extra");
+
+/*
+ * Shared memory: per launcher slot, the token of the last worker that
+ * exited because its database already had a worker ("busy exit").  A
+ * background worker's exit status cannot say it (any status but 0 or 1 is
+ * a crash), so the worker writes its token here before exiting and the
+ * launcher compares it with the token of the start it sees stopped.
+ */
+typedef struct RetentionShared
+{
+	pg_atomic_uint64 busy_exit[RETENTION_MAX_DATABASES];
+} RetentionShared;
+
+static RetentionShared *retention_shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
 /* GUCs */
 static char *retention_databases = NULL;
 static int	retention_naptime = 60;
 static int	retention_batch_size = 1000;
 static int	retention_batch_delay = 0;
 static char *retention_worker_role = NULL;
+
+static void
+retention_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(RetentionShared)));
+}
+
+static void
+retention_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	retention_shared = ShmemInitStruct("stackhouse retention", sizeof(RetentionShared), &found);
+	if (!found)
+	{
+		for (int i = 0; i < RETENTION_MAX_DATABASES; i++)
+			pg_atomic_init_u64(&retention_shared->busy_exit[i], 0);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
 
 void
 stackhouse_retention_init(void)
@@ -101,6 +163,11 @@ stackhouse_retention_init(void)
 							   0,
 							   NULL, NULL, NULL);
 
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = retention_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = retention_shmem_startup;
+
 	memset(&bgw, 0, sizeof(bgw));
 	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS;
 	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
@@ -133,9 +200,10 @@ typedef struct DbSlot
 	bool		listed;
 	char		name[NAMEDATALEN];
 	BackgroundWorkerHandle *handle;
-	TimestampTz started_at;
+	TimestampTz started_at;		/* also the start's token */
 	TimestampTz next_start;
 	int			failures;
+	bool		busy_logged;	/* the current run of busy exits was logged */
 } DbSlot;
 
 static DbSlot db_slots[RETENTION_MAX_DATABASES];
@@ -216,6 +284,12 @@ start_worker(DbSlot *slot, TimestampTz now)
 	BackgroundWorker bgw;
 	BackgroundWorkerHandle *handle;
 	MemoryContext oldcxt;
+	RetentionWorkerArgs args;
+
+	memset(&args, 0, sizeof(args));
+	strlcpy(args.dbname, slot->name, sizeof(args.dbname));
+	args.slot = (int32) (slot - db_slots);
+	args.token = (uint64) now;
 
 	memset(&bgw, 0, sizeof(bgw));
 	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -225,7 +299,7 @@ start_worker(DbSlot *slot, TimestampTz now)
 	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "stackhouse_retention_worker_main");
 	snprintf(bgw.bgw_name, BGW_MAXLEN, "stackhouse retention worker for database %s", slot->name);
 	snprintf(bgw.bgw_type, BGW_MAXLEN, "stackhouse retention worker");
-	strlcpy(bgw.bgw_extra, slot->name, BGW_EXTRALEN);
+	memcpy(bgw.bgw_extra, &args, sizeof(args));
 	bgw.bgw_main_arg = (Datum) 0;
 	bgw.bgw_notify_pid = MyProcPid;
 
@@ -264,14 +338,44 @@ sync_workers(bool list_ok)
 
 			if (GetBackgroundWorkerPid(slot->handle, &pid) == BGWH_STOPPED)
 			{
-				/* a worker that stops soon after it started failed: back off */
-				if (TimestampDifferenceExceeds(slot->started_at, now, 60 * 1000))
+				long		delay_ms;
+
+				pg_memory_barrier();
+				if (retention_shared != NULL &&
+					pg_atomic_read_u64(&retention_shared->busy_exit[i]) == (uint64) slot->started_at)
+				{
+					/*
+					 * The database has a worker already (one started before
+					 * this launcher, say): not a failure.  Check again after
+					 * naptime, to take over when that worker is gone.
+					 */
 					slot->failures = 0;
-				else if (slot->failures < 30)
-					slot->failures++;
+					delay_ms = (long) retention_naptime * 1000L;
+					if (!slot->busy_logged)
+						ereport(LOG,
+								(errmsg("stackhouse retention: database \"%s\" already has a retention worker; checking again every stackhouse.naptime",
+										slot->name)));
+					slot->busy_logged = true;
+					ereport(DEBUG1,
+							(errmsg("stackhouse retention launcher: the worker for database \"%s\" found another one there (not a failure); next start in %ld ms",
+									slot->name, delay_ms)));
+				}
+				else
+				{
+					/* a worker that stops soon after it started failed: back off */
+					if (TimestampDifferenceExceeds(slot->started_at, now, 60 * 1000))
+						slot->failures = 0;
+					else if (slot->failures < 30)
+						slot->failures++;
+					slot->busy_logged = false;
+					delay_ms = backoff_ms(slot->failures);
+					ereport(DEBUG1,
+							(errmsg("stackhouse retention launcher: the worker for database \"%s\" exited (%d failures in a row); next start in %ld ms",
+									slot->name, slot->failures, delay_ms)));
+				}
 				pfree(slot->handle);
 				slot->handle = NULL;
-				slot->next_start = TimestampTzPlusMilliseconds(now, backoff_ms(slot->failures));
+				slot->next_start = TimestampTzPlusMilliseconds(now, delay_ms);
 			}
 		}
 		if (list_ok && !slot->listed)
@@ -336,6 +440,7 @@ stackhouse_retention_launcher_main(Datum main_arg)
 /* ---------------------------------------------------------------- worker */
 
 static char worker_dbname[NAMEDATALEN];
+static RetentionWorkerArgs worker_args;
 static MemoryContext worker_cxt = NULL;	/* lives as long as the worker */
 static MemoryContext pass_cxt = NULL;	/* reset at each pass */
 static char *pass_state = NULL;		/* the pass's state (jsonb text), in pass_cxt */
@@ -564,11 +669,16 @@ run_pass(void)
 	}
 }
 
-/* one worker per database (also across launcher restarts) */
+/*
+ * One worker per database (also across launcher restarts): true if we hold
+ * the database's worker lock now; *ok is false if trying failed (an error,
+ * logged), as opposed to finding the lock held.
+ */
 static bool
-take_worker_lock(void)
+take_worker_lock(bool *ok)
 {
 	volatile bool locked = false;
+	volatile bool tried = false;
 
 	PG_TRY();
 	{
@@ -581,15 +691,20 @@ take_worker_lock(void)
 			bool		isnull;
 
 			locked = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			if (isnull)
+				locked = false;
 		}
 		end_xact();
+		tried = true;
 	}
 	PG_CATCH();
 	{
 		handle_error("taking the worker lock");
 		locked = false;
+		tried = false;
 	}
 	PG_END_TRY();
+	*ok = tried;
 	return locked;
 }
 
@@ -597,12 +712,15 @@ void
 stackhouse_retention_worker_main(Datum main_arg)
 {
 	int			failures = 0;
+	bool		lock_ok;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	strlcpy(worker_dbname, MyBgworkerEntry->bgw_extra, sizeof(worker_dbname));
+	memcpy(&worker_args, MyBgworkerEntry->bgw_extra, sizeof(worker_args));
+	worker_args.dbname[NAMEDATALEN - 1] = '\0';
+	strlcpy(worker_dbname, worker_args.dbname, sizeof(worker_dbname));
 	BackgroundWorkerInitializeConnection(worker_dbname,
 										 (retention_worker_role && retention_worker_role[0]) ?
 										 retention_worker_role : NULL,
@@ -624,9 +742,17 @@ stackhouse_retention_worker_main(Datum main_arg)
 	 */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
 
-	if (!take_worker_lock())
+	if (!take_worker_lock(&lock_ok))
 	{
-		ereport(LOG,
+		/* the error is logged: exit as a failure, the launcher backs off */
+		if (!lock_ok)
+			proc_exit(1);
+		/* tell the launcher this is no failure (see RetentionShared) */
+		if (retention_shared != NULL && worker_args.slot >= 0 &&
+			worker_args.slot < RETENTION_MAX_DATABASES)
+			(void) pg_atomic_exchange_u64(&retention_shared->busy_exit[worker_args.slot],
+										  worker_args.token);
+		ereport(DEBUG1,
 				(errmsg("stackhouse retention worker for database \"%s\": another worker holds the database; exiting",
 						worker_dbname)));
 		proc_exit(0);

@@ -146,6 +146,45 @@ SELECT * FROM stackhouse.run_retention(batch_size => 1);
 SELECT * FROM stackhouse.run_retention(max_batches => -1);
 SELECT * FROM stackhouse.retention_batch(10, '[]');
 
+-- ---------------------------------------------------------------- rows far in the past
+-- A row dated year 1 (and one in 1970) before the rows of 2024: the job
+-- jumps from one day with candidates to the next, it does not walk the
+-- 739,000 days in between.  Hand-computed: batch 1 merges the two rows of
+-- 0001-01-01 10:00-11:00, batch 2 the 1970 row, batch 3 the 12 rows of
+-- 2024-03-01 (two hours of api); then nothing is left: 3 batches, 15 rows
+-- in, 4 out.  The scans of the partitions and their indexes in the job's
+-- transaction are counted (pg_stat_xact): a few per batch and partition,
+-- where a walk through the days since year 1 makes about 739,000.
+DELETE FROM stackhouse.retention_policies;
+DELETE FROM stackhouse.profiles;
+INSERT INTO stackhouse.retention_policies (after, resolution) VALUES ('30 days', '1 hour');
+SELECT stackhouse.create_partition('2024-03-01');
+INSERT INTO stackhouse.profiles (ts, duration, service, profile_type, tree) VALUES
+    ('0001-01-01 10:20+00', '10 seconds', 'old', 'cpu', 'main;a 1'),
+    ('0001-01-01 10:40+00', '10 seconds', 'old', 'cpu', 'main;b 2'),
+    ('1970-01-01 00:05+00', '10 seconds', 'old', 'cpu', 'main;a 4');
+INSERT INTO stackhouse.profiles (ts, duration, service, profile_type, tree)
+SELECT '2024-03-01'::timestamptz + n * interval '10 minutes', '10 seconds', 'api', 'cpu',
+       format('main;f%s %s', n % 3, n + 1)::stackhouse.stacktree
+  FROM generate_series(0, 11) n;
+-- (pending statistics of earlier statements are flushed when this one ends)
+SELECT pg_stat_force_next_flush();
+BEGIN;
+SELECT policy, status, batches, rows_in, rows_out, error
+  FROM stackhouse.run_retention(as_of => '2024-06-01');
+SELECT sum(pg_stat_get_xact_numscans(c.oid)) < 100 AS few_scans
+  FROM pg_class c
+ WHERE c.oid IN (SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = 'stackhouse.profiles'::regclass)
+    OR c.oid IN (SELECT x.indexrelid FROM pg_index x JOIN pg_inherits i ON i.inhrelid = x.indrelid
+                  WHERE i.inhparent = 'stackhouse.profiles'::regclass);
+COMMIT;
+-- totals by hand: year 1 a 1, b 2; 1970 a 4; 2024-03-01 00:00 f0 1+4, f1 2+5,
+-- f2 3+6; 01:00 f0 7+10, f1 8+11, f2 9+12
+SELECT service, to_char(ts, 'YYYY-MM-DD HH24:MI') AS ts, duration, source_count, tree::text
+  FROM stackhouse.profiles ORDER BY profiles.ts;
+-- a second run finds nothing
+SELECT count(*) AS runs FROM stackhouse.run_retention(as_of => '2024-06-01');
+
 -- clean up
 DROP VIEW retention_diff;
 DROP TABLE retention_before;

@@ -8,12 +8,19 @@ shared_preload_libraries = 'stackhouse'.
 - profiles ingested while the worker runs (small batches, a batch_delay) are
   not lost: every generated stack total is found afterwards;
 - pg_terminate_backend (SIGTERM) stops the worker; a fast shutdown stops
-  everything; the worker starts with the server again; removing the
-  database from the list stops its worker.
+  everything; the worker starts with the server again;
+- the launcher is killed (SIGTERM) and restarted by the postmaster while
+  its worker lives on: the new launcher's workers find the database taken
+  and exit, which the launcher does not count as failures (the delay it
+  computes before the next start stays stackhouse.naptime, as it logs at
+  DEBUG1, instead of doubling); once the old worker is gone, a new one
+  takes over;
+- removing the database from the list stops its worker.
 No timing is asserted; waits poll the server (with a hang guard).
 """
 import os
 import random
+import signal
 import subprocess
 import sys
 from collections import defaultdict
@@ -42,6 +49,13 @@ def wait_for(what, fn, poll=0.2):
 def worker_pids():
     return [r[0] for r in psql("SELECT pid FROM pg_stat_activity WHERE backend_type = "
                                "'stackhouse retention worker' AND datname = %s" % lit(DB), db="postgres")]
+
+
+def launcher_pid():
+    pm = CLUSTER.postmaster_pid()
+    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(pm)], capture_output=True, text=True).stdout
+    pids = [int(l.split(None, 1)[0]) for l in out.splitlines() if "stackhouse retention launcher" in l]
+    return pids[0] if len(pids) == 1 else None
 
 
 def reload_conf(*settings):
@@ -183,6 +197,36 @@ def scenario(rng):
     pid2 = wait_for("worker started with the server", worker_pids)[0]
     check(pid2 != pid, "a new worker (pid %s) after the restart" % pid2)
     check_totals("after the restart")
+
+    # ---- the launcher restarts while its worker lives on
+    reload_conf(("stackhouse.naptime", "1s"), ("log_min_messages", "debug1"))
+    old_launcher = wait_for("the launcher", launcher_pid)
+    mark = len(server_log())
+    os.kill(old_launcher, signal.SIGTERM)
+    new_launcher = wait_for("a new launcher", lambda: (lambda p: p if p not in (None, old_launcher) else None)(
+        launcher_pid()))
+    check(new_launcher != old_launcher, "the postmaster restarted the launcher (pid %s -> %s)" % (old_launcher, new_launcher))
+    busy_msg = 'the worker for database "%s" found another one there (not a failure); next start in ' % DB
+    # the workers' own messages (the launcher logs its decision about exit k
+    # before it starts worker k + 1)
+    exit_msg = 'stackhouse retention worker for database "%s": another worker holds the database; exiting' % DB
+    wait_for("four workers exited, finding the database taken", lambda: server_log()[mark:].count(exit_msg) >= 4)
+    log = server_log()[mark:]
+    delays = [l.split(busy_msg, 1)[1] for l in log.splitlines() if busy_msg in l]
+    check(len(delays) >= 3 and all(d == "1000 ms" for d in delays),
+          "each busy exit: next start after naptime (1000 ms), not a growing back-off: %r" % (delays[:6],))
+    failed_msg = 'the worker for database "%s" exited (' % DB
+    check(failed_msg not in log, "no exit was counted as a failure")
+    check(log.count('database "%s" already has a retention worker' % DB) == 1,
+          "the launcher logged the situation once")
+    check(pid2 in worker_pids(), "the worker started before the launcher restart still serves the database")
+    started_msg = 'stackhouse retention worker started for database "%s"' % DB
+    check(started_msg not in log, "no second worker took the database meanwhile")
+    psql("SELECT pg_terminate_backend(%s);" % pid2, db="postgres")
+    wait_for("a worker of the new launcher took over", lambda: started_msg in server_log()[mark:])
+    pid3 = wait_for("the new worker", lambda: [p for p in worker_pids() if p != pid2])[0]
+    check(pid3 != pid2, "the new launcher's worker (pid %s) serves the database" % pid3)
+    reload_conf(("stackhouse.naptime", "3600"), ("log_min_messages", "warning"))
 
     # ---- the database leaves the list: its worker stops
     reload_conf(("stackhouse.databases", ""))

@@ -282,22 +282,28 @@ DECLARE
     taken    integer := 0;
     full_stop boolean := false;
     last_b   timestamptz;
+    seek     boolean := false;
 BEGIN
     rows_in := 0;
     rows_out := 0;
     next_from := cur;
     -- walk day-sized windows from the watermark (each prunes to about one
-    -- partition) until one holds candidates
+    -- partition) until one holds candidates; from a window without any,
+    -- jump to the first candidate after it (an index probe on ts), so that
+    -- a batch costs queries in proportion to the rows it sees, never to
+    -- the calendar span between them (one row dated year 1 must not mean a
+    -- query per day since)
     WHILE cur < hi LOOP
-        IF cur = '-infinity' THEN
+        IF seek OR cur = '-infinity' THEN
             SELECT min(p.ts) INTO cur FROM @extschema@.profiles p
-             WHERE p.ts < hi AND isfinite(p.ts) AND p.duration < res
+             WHERE p.ts >= cur AND p.ts < hi AND isfinite(p.ts) AND p.duration < res
                AND (only_service IS NULL OR p.service = only_service)
                AND (only_service IS NOT NULL OR p.service <> ALL (excluded));
             IF cur IS NULL THEN
                 next_from := hi;
                 RETURN;
             END IF;
+            seek := false;
         END IF;
         win_end := least(hi, date_bin('1 day', cur, origin) + interval '1 day');
         last_b := NULL;
@@ -388,6 +394,7 @@ BEGIN
         ELSE
             cur := win_end;
             next_from := win_end;
+            seek := true;
         END IF;
     END LOOP;
     next_from := greatest(next_from, hi);
@@ -457,15 +464,15 @@ BEGIN
         LOOP
             foreign_rows := @extschema@.retention_foreign_rows(part, only_service, excluded);
             CONTINUE WHEN foreign_rows;
-            -- counted before the lock below, not to hold it during a scan
-            EXECUTE format('SELECT count(*) FROM %s', part) INTO n;
             -- dropping a partition locks the parent: take that lock first (the
-            -- order inserts use), and give up quickly rather than queue
-            -- every insert behind us
+            -- order inserts use), then the partition's (rows inserted into
+            -- the partition directly do not lock the parent); give up
+            -- quickly rather than queue every insert behind us
             old_lt := current_setting('lock_timeout');
             PERFORM set_config('lock_timeout', '2s', true);
             BEGIN
                 LOCK TABLE @extschema@.profiles IN ACCESS EXCLUSIVE MODE;
+                EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', part);
             EXCEPTION WHEN lock_not_available THEN
                 PERFORM set_config('lock_timeout', old_lt, true);
                 lock_busy := true;
@@ -475,6 +482,11 @@ BEGIN
             -- re-check under the lock: rows may have arrived since
             foreign_rows := @extschema@.retention_foreign_rows(part, only_service, excluded);
             CONTINUE WHEN foreign_rows;
+            -- counted under the lock, so that rows_in is what is dropped
+            -- (rows committed while we waited for the lock included); the
+            -- partition is entirely past the cutoff, so usually vacuumed
+            -- and counted from its ts index alone
+            EXECUTE format('SELECT count(*) FROM %s', part) INTO n;
             EXECUTE format('DROP TABLE %s', part);
             rows_in := n;
             partitions_dropped := 1;
