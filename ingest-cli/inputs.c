@@ -76,7 +76,7 @@ walk_dir(InputList *l, const char *root, char *errbuf, size_t errlen)
 		return false;
 	capstack = 16;
 	stack[nstack++] = strdup(root);
-	while (nstack > 0)
+	while (nstack > 0 && ok)
 	{
 		char	   *dir = stack[--nstack];
 		DIR		   *d;

@@ -3,8 +3,9 @@
  *	  stackhouse-ingest: load pprof profiles (gzipped or raw) and folded
  *	  stacks into stackhouse.profiles.  Decoding happens here, with the same
  *	  core code as the extension (ingest-cli/ingest_shared.h); rows go to the
- *	  server as binary COPY batches, one transaction per batch.  Reference:
- *	  docs/cli.md (options, exit codes).
+ *	  server as binary COPY batches, one transaction per batch; inputs whose
+ *	  rows the server refuses are found and reported, the others loaded.
+ *	  Reference: docs/cli.md (options, exit codes).
  */
 #include "ingest.h"
 #include "ingest_shared.h"
@@ -44,6 +45,7 @@ typedef struct Options
 	int			progress;		/* -1 auto, 0 off, 1 on */
 	const char *ensure_ahead;
 	SendMethod	method;
+	PasswordPrompt password;
 } Options;
 
 typedef struct Stats
@@ -98,6 +100,10 @@ usage(FILE *f)
 			"  -h, --host=HOST          server host or socket directory\n"
 			"  -p, --port=PORT          server port\n"
 			"  -U, --username=USER      database user\n"
+			"  -w, --no-password        never prompt for a password\n"
+			"  -W, --password           prompt for a password before connecting (default:\n"
+			"                           prompt when the server asks for one and standard\n"
+			"                           input is a terminal)\n"
 			"\n"
 			"Loading:\n"
 			"      --batch-rows=N       rows per COPY batch / transaction (default 1000)\n"
@@ -114,9 +120,9 @@ usage(FILE *f)
 			"  -V, --version            print the version and exit\n"
 			"  -?, --help               print this help and exit\n"
 			"\n"
-			"Exit status: 0 all inputs loaded; 1 some inputs were bad (each one reported,\n"
-			"the others loaded); 2 usage error; 3 connection or server error (batches\n"
-			"committed before the error stay loaded).\n");
+			"Exit status: 0 all inputs loaded; 1 some inputs were bad or refused by the\n"
+			"server (each one reported, the others loaded); 2 usage error; 3 connection\n"
+			"or server error (batches committed before the error stay loaded).\n");
 }
 
 static double
@@ -146,22 +152,25 @@ report_bad(const char *path, const char *msg, const char *detail)
 			detail && *detail ? ")" : "");
 }
 
-static bool
+/* --label KEY=VALUE: 1 added, 0 invalid, -1 out of memory */
+static int
 add_label(Options *o, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
 	char	  **k,
 			  **v;
+	char	   *key,
+			   *val;
 
 	if (eq == NULL || eq == arg)
-		return false;
+		return 0;
 	if (!st_valid_name(arg, (size_t) (eq - arg)) || !st_valid_name(eq + 1, strlen(eq + 1)))
-		return false;
+		return 0;
 	if (strncmp(arg, "service=", 8) == 0)
 	{
 		if (o->service == NULL)
 			o->service = eq + 1;
-		return true;
+		return 1;
 	}
 	k = realloc(o->lkeys, sizeof(char *) * (o->nlabels + 1));
 	if (k)
@@ -170,14 +179,23 @@ add_label(Options *o, const char *arg)
 	if (v)
 		o->lvals = v;
 	if (!k || !v)
-		return false;
-	o->lkeys[o->nlabels] = strndup(arg, (size_t) (eq - arg));
-	o->lvals[o->nlabels] = strdup(eq + 1);
+		return -1;
+	key = strndup(arg, (size_t) (eq - arg));
+	val = strdup(eq + 1);
+	if (key == NULL || val == NULL)
+	{
+		free(key);
+		free(val);
+		return -1;
+	}
+	o->lkeys[o->nlabels] = key;
+	o->lvals[o->nlabels] = val;
 	o->nlabels++;
-	return true;
+	return 1;
 }
 
-static bool
+/* --split-labels: 1 parsed, 0 invalid, -1 out of memory */
+static int
 parse_split(Options *o, const char *arg)
 {
 	char	   *copy,
@@ -189,23 +207,28 @@ parse_split(Options *o, const char *arg)
 	if (strcmp(arg, "all") == 0)
 	{
 		o->split_all = true;
-		return true;
+		return 1;
 	}
 	if (strcmp(arg, "none") == 0)
-		return true;
+		return 1;
+	/* the keys point into copy, which lives as long as the options */
 	copy = strdup(arg);
-	if (copy == NULL)
-		return false;
-	o->split = calloc(SH_MAX_SPLIT_KEYS, sizeof(char *));
+	if (o->split == NULL)
+		o->split = calloc(SH_MAX_SPLIT_KEYS, sizeof(char *));
+	if (copy == NULL || o->split == NULL)
+	{
+		free(copy);
+		return -1;
+	}
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
 	{
 		if (*tok == '\0')
 			continue;
-		if (o->nsplit >= SH_MAX_SPLIT_KEYS || !o->split)
-			return false;
+		if (o->nsplit >= SH_MAX_SPLIT_KEYS)
+			return 0;
 		o->split[o->nsplit++] = tok;
 	}
-	return o->nsplit > 0;
+	return o->nsplit > 0 ? 1 : 0;
 }
 
 /* JSON object: the part's sample labels, then --label pairs (later wins) */
@@ -350,47 +373,13 @@ progress(const Stats *s, size_t total, double start, bool final)
 	fflush(stderr);
 }
 
-static PGconn *
-connect_db(const Options *o)
+/* the rows of an input were refused by the server: say which and why */
+static void
+report_refused(const BatchInput *in, const char *why, void *arg)
 {
-	const char *keys[8];
-	const char *vals[8];
-	int			n = 0;
-	PGconn	   *conn;
+	const InputList *inputs = (const InputList *) arg;
 
-	if (o->conninfo)
-	{
-		keys[n] = "dbname";
-		vals[n++] = o->conninfo;
-	}
-	if (o->host)
-	{
-		keys[n] = "host";
-		vals[n++] = o->host;
-	}
-	if (o->port)
-	{
-		keys[n] = "port";
-		vals[n++] = o->port;
-	}
-	if (o->user)
-	{
-		keys[n] = "user";
-		vals[n++] = o->user;
-	}
-	keys[n] = "fallback_application_name";
-	vals[n++] = "stackhouse-ingest";
-	keys[n] = NULL;
-	vals[n] = NULL;
-	conn = PQconnectdbParams(keys, vals, 1);
-	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
-	{
-		fprintf(stderr, "%s: connection failed: %s", progname,
-				conn ? PQerrorMessage(conn) : "out of memory\n");
-		PQfinish(conn);
-		return NULL;
-	}
-	return conn;
+	report_bad(inputs->paths[in->tag], why, NULL);
 }
 
 static bool
@@ -415,6 +404,12 @@ enum
 	OPT_METHOD, OPT_ENSURE, OPT_PROGRESS, OPT_NO_PROGRESS
 };
 
+static void
+out_of_memory(void)
+{
+	fprintf(stderr, "%s: out of memory\n", progname);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -429,6 +424,8 @@ main(int argc, char **argv)
 		{"host", required_argument, NULL, 'h'},
 		{"port", required_argument, NULL, 'p'},
 		{"username", required_argument, NULL, 'U'},
+		{"no-password", no_argument, NULL, 'w'},
+		{"password", no_argument, NULL, 'W'},
 		{"batch-rows", required_argument, NULL, OPT_BATCH_ROWS},
 		{"batch-mb", required_argument, NULL, OPT_BATCH_MB},
 		{"method", required_argument, NULL, OPT_METHOD},
@@ -447,7 +444,8 @@ main(int argc, char **argv)
 	Batch		batch;
 	PGconn	   *conn = NULL;
 	char		errbuf[2048];
-	int			c;
+	int			c,
+				rc;
 	int			exit_code = EXIT_ALL_LOADED;
 	bool		server_failed = false;
 	bool		show_progress;
@@ -473,9 +471,10 @@ main(int argc, char **argv)
 	o.batch_bytes = (size_t) 32 << 20;
 	o.progress = -1;
 	o.method = METHOD_AUTO;
+	o.password = PROMPT_AUTO;
 
 	/* "-?" and "--help" before anything else, as PostgreSQL's tools do */
-	while ((c = getopt_long(argc, argv, "s:l:t:d:h:p:U:nqV?", longopts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "s:l:t:d:h:p:U:wWnqV?", longopts, NULL)) != -1)
 	{
 		char	   *end;
 
@@ -485,7 +484,13 @@ main(int argc, char **argv)
 				o.service = optarg;
 				break;
 			case 'l':
-				if (!add_label(&o, optarg))
+				rc = add_label(&o, optarg);
+				if (rc < 0)
+				{
+					out_of_memory();
+					return EXIT_USAGE;
+				}
+				if (rc == 0)
 				{
 					fprintf(stderr, "%s: invalid --label \"%s\": expected KEY=VALUE (UTF-8, non-empty key)\n",
 							progname, optarg);
@@ -493,7 +498,13 @@ main(int argc, char **argv)
 				}
 				break;
 			case OPT_SPLIT:
-				if (!parse_split(&o, optarg))
+				rc = parse_split(&o, optarg);
+				if (rc < 0)
+				{
+					out_of_memory();
+					return EXIT_USAGE;
+				}
+				if (rc == 0)
 				{
 					fprintf(stderr, "%s: invalid --split-labels \"%s\": all, none, or up to %d comma-separated keys\n",
 							progname, optarg, SH_MAX_SPLIT_KEYS);
@@ -532,6 +543,12 @@ main(int argc, char **argv)
 				break;
 			case 'U':
 				o.user = optarg;
+				break;
+			case 'w':
+				o.password = PROMPT_NEVER;
+				break;
+			case 'W':
+				o.password = PROMPT_ALWAYS;
 				break;
 			case OPT_BATCH_ROWS:
 				o.batch_rows = strtol(optarg, &end, 10);
@@ -652,7 +669,7 @@ main(int argc, char **argv)
 
 	if (!o.dry_run)
 	{
-		conn = connect_db(&o);
+		conn = connect_db(progname, o.conninfo, o.host, o.port, o.user, o.password);
 		if (conn == NULL)
 			return EXIT_SERVER;
 		if (o.ensure_ahead && !ensure_partitions(conn, o.ensure_ahead))
@@ -689,9 +706,12 @@ main(int argc, char **argv)
 		before_rows = batch.nrows;
 		before_header = batch.header_done;
 		n = load_one(&o, path, data, len, default_time, &batch);
-		if (n > 0)
-			batch_bytes += batch.copy.len - before;
 		free(data);
+		if (n >= 0 && !o.dry_run && !batch_end_input(&batch, i, (size_t) n, len))
+		{
+			report_bad(path, "out of memory", NULL);
+			n = -1;
+		}
 		if (n < 0)
 		{
 			/* drop the rows a bad input had added before it failed */
@@ -702,13 +722,17 @@ main(int argc, char **argv)
 			exit_code = EXIT_SOME_BAD;
 			continue;
 		}
+		batch_bytes += batch.copy.len - before;
 		st.pending_files++;
 		st.pending_rows += (size_t) n;
 		st.pending_bytes += len;
-		if (!o.dry_run && batch.copy.len >= STREAM_BYTES &&
+		if (!o.dry_run && batch.copy.len - batch.sent >= STREAM_BYTES &&
 			!batch_stream(conn, &batch, &o.method, errbuf, sizeof(errbuf)))
 		{
-			fprintf(stderr, "%s: %s\n", progname, errbuf);
+			if (show_progress)
+				fputc('\n', stderr);
+			fprintf(stderr, "%s: %s\n%s: %zu inputs of the failed batch were not loaded\n",
+					progname, errbuf, progname, st.pending_files);
 			server_failed = true;
 			exit_code = EXIT_SERVER;
 			break;
@@ -718,20 +742,52 @@ flush:
 		if (o.dry_run || i == inputs.n ||
 			batch.nrows >= (size_t) o.batch_rows || batch_bytes >= o.batch_bytes)
 		{
-			if (!o.dry_run && !batch_send(conn, &batch, &o.method, errbuf, sizeof(errbuf)))
-			{
-				if (show_progress)
-					fputc('\n', stderr);
-				fprintf(stderr, "%s: %s\n%s: %zu inputs of the failed batch were not loaded\n",
-						progname, errbuf, progname, st.pending_files);
-				server_failed = true;
-				exit_code = EXIT_SERVER;
-			}
-			else
+			if (o.dry_run)
 			{
 				st.files_loaded += st.pending_files;
 				st.rows += st.pending_rows;
 				st.bytes += st.pending_bytes;
+			}
+			else
+			{
+				SendResult	r = batch_send(conn, &batch, &o.method, errbuf, sizeof(errbuf));
+				size_t		not_loaded = 0;
+
+				/*
+				 * The server refused some rows: send the batch again in
+				 * parts to find the inputs at fault (each reported), and
+				 * load the others.
+				 */
+				if (r == SEND_REFUSED)
+					r = batch_send_parts(conn, &batch, &o.method, report_refused,
+										 &inputs, errbuf, sizeof(errbuf));
+				for (size_t k = 0; k < batch.ninputs; k++)
+				{
+					const BatchInput *in = &batch.inputs[k];
+
+					if (in->state == INPUT_LOADED)
+					{
+						st.files_loaded++;
+						st.rows += in->nrows;
+						st.bytes += in->in_bytes;
+					}
+					else if (in->state == INPUT_REFUSED)
+					{
+						st.files_bad++;
+						exit_code = EXIT_SOME_BAD;
+					}
+					else
+						not_loaded++;
+				}
+				if (r == SEND_FAILED)
+				{
+					if (show_progress)
+						fputc('\n', stderr);
+					fprintf(stderr, "%s: %s\n%s: %zu inputs of the failed batch were not loaded\n",
+							progname, errbuf, progname, not_loaded);
+					server_failed = true;
+					exit_code = EXIT_SERVER;
+				}
 			}
 			st.pending_files = st.pending_rows = 0;
 			st.pending_bytes = 0;
