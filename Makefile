@@ -88,7 +88,7 @@ endif
 UNIT_SRCS = $(sort $(wildcard regress/unit/test_*.c))
 UNIT_BINS = $(UNIT_SRCS:.c=)
 
-regress/unit/test_%: regress/unit/test_%.c $(CORE_OBJS) regress/unit/unit.h
+regress/unit/test_%: regress/unit/test_%.c $(CORE_OBJS) $(wildcard regress/unit/*.h)
 	$(CC) $(CLI_CFLAGS) -Iregress/unit -o $@ $< $(CORE_OBJS) $(CORE_LIBS)
 
 unit: $(UNIT_BINS)

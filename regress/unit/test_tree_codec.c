@@ -19,6 +19,7 @@
 
 #include "st_codec.h"
 #include "unit.h"
+#include "unit_tree.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -52,34 +53,6 @@ tree2(bool reversed)
 	StError		err;
 
 	return reversed ? st_tree_new(2, T2R, U2R, &err) : st_tree_new(2, T2, U2, &err);
-}
-
-/* add "a;b;c" with t->ncols values given as varargs (long long) */
-static bool
-add(StTree *t, const char *stack, ...)
-{
-	uint32_t	frames[64];
-	uint32_t	n = 0;
-	int64_t		vals[ST_MAX_COLUMNS];
-	StError		err;
-	va_list		ap;
-	const char *p = stack;
-
-	va_start(ap, stack);
-	for (int c = 0; c < t->ncols; c++)
-		vals[c] = va_arg(ap, long long);
-	va_end(ap);
-	while (*p)
-	{
-		const char *e = strchr(p, ';');
-		size_t		len = e ? (size_t) (e - p) : strlen(p);
-
-		frames[n++] = st_tree_intern(t, p, len, &err);
-		p += len;
-		if (*p == ';')
-			p++;
-	}
-	return st_tree_add_stack(t, frames, n, vals, &err);
 }
 
 /* string id of name by a linear scan (not the hash index under test) */

@@ -23,6 +23,7 @@
 #include "st_pprof.h"
 #include "st_pprof_export.h"
 #include "unit.h"
+#include "unit_tree.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -43,34 +44,6 @@ static StTree *
 samples_tree(void)
 {
 	return new_tree(1, "samples", "count", NULL, NULL);
-}
-
-/* add "a;b;c" with t->ncols values (long long varargs) */
-static bool
-add(StTree *t, const char *stack, ...)
-{
-	uint32_t	frames[64];
-	uint32_t	n = 0;
-	int64_t		vals[ST_MAX_COLUMNS];
-	StError		err;
-	va_list		ap;
-	const char *p = stack;
-
-	va_start(ap, stack);
-	for (int c = 0; c < t->ncols; c++)
-		vals[c] = va_arg(ap, long long);
-	va_end(ap);
-	while (*p)
-	{
-		const char *e = strchr(p, ';');
-		size_t		len = e ? (size_t) (e - p) : strlen(p);
-
-		frames[n++] = st_tree_intern(t, p, len, &err);
-		p += len;
-		if (*p == ';')
-			p++;
-	}
-	return st_tree_add_stack(t, frames, n, vals, &err);
 }
 
 static uint32_t
