@@ -128,9 +128,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	StTree	   *t2 = NULL;
 	uint8_t    *fixed = NULL;
 	uint8_t    *zbuf = NULL;
-	FuzzOutcome normal,
-				inj;
-	long		ncalls;
 
 	fuzz_hooks_count();
 
@@ -212,17 +209,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(zbuf);
 
 	/* 3. the pipeline, then again with one allocation failing */
-	fuzz_hooks_count();
-	pipeline(data, size, &normal);
-	ncalls = fuzz_alloc_calls;
-	if (ncalls > 0)
-	{
-		fuzz_hooks_fail_at((long) (fuzz_input_hash(data, size) % (uint64_t) ncalls));
-		pipeline(data, size, &inj);
-		fuzz_hooks_reset();
-		fuzz_check_injected(&normal, &inj, NULL);
-		fuzz_outcome_free(&inj);
-	}
-	fuzz_outcome_free(&normal);
+	fuzz_run_with_injection(data, size, pipeline, NULL);
 	return 0;
 }

@@ -461,4 +461,35 @@ fuzz_exercise(const StTree *t)
 	st_free(enc);
 }
 
+
+/*
+ * Run a target's pipeline normally, then again with one allocation (chosen
+ * from the input) failing, and check that the second run either reports
+ * out-of-memory or gives exactly the first run's result, without leaks.
+ */
+static void
+fuzz_run_with_injection(const uint8_t *data, size_t size,
+						void (*pipeline) (const uint8_t *, size_t, FuzzOutcome *),
+						bool (*also_ok) (const StError *))
+{
+	FuzzOutcome normal;
+	FuzzOutcome inj;
+	long		ncalls;
+
+	memset(&normal, 0, sizeof(normal));
+	memset(&inj, 0, sizeof(inj));
+	fuzz_hooks_count();
+	pipeline(data, size, &normal);
+	ncalls = fuzz_alloc_calls;
+	if (ncalls > 0)
+	{
+		fuzz_hooks_fail_at((long) (fuzz_input_hash(data, size) % (uint64_t) ncalls));
+		pipeline(data, size, &inj);
+		fuzz_hooks_reset();
+		fuzz_check_injected(&normal, &inj, also_ok);
+		fuzz_outcome_free(&inj);
+	}
+	fuzz_outcome_free(&normal);
+}
+
 #endif							/* FUZZ_COMMON_H */
