@@ -46,42 +46,6 @@ samples_tree(void)
 	return new_tree(1, "samples", "count", NULL, NULL);
 }
 
-static uint32_t
-find_string(const StTree *t, const char *name)
-{
-	for (uint32_t i = 0; i < t->nstrings; i++)
-		if (strcmp(st_tree_string(t, i), name) == 0)
-			return i;
-	return UINT32_MAX;
-}
-
-/* node of the path "a;b" by a linear scan; 0 for "" */
-static uint32_t
-find_node(const StTree *t, const char *path)
-{
-	uint32_t	node = 0;
-	const char *p = path;
-
-	while (*p)
-	{
-		const char *e = strchr(p, ';');
-		size_t		len = e ? (size_t) (e - p) : strlen(p);
-		uint32_t	next = UINT32_MAX;
-
-		for (uint32_t n = 1; n < t->nnodes; n++)
-			if (t->parent[n] == node && t->str_len[t->frame[n]] == len &&
-				memcmp(st_tree_string(t, t->frame[n]), p, len) == 0)
-				next = n;
-		if (next == UINT32_MAX)
-			return UINT32_MAX;
-		node = next;
-		p += len;
-		if (*p == ';')
-			p++;
-	}
-	return node;
-}
-
 /* match mask of t's strings from a NULL-terminated list of names */
 static bool *
 mask(const StTree *t, ...)

@@ -11,7 +11,7 @@
 #include "st_tree.h"
 
 /* add "a;b;c" with t->ncols values given as varargs (long long) */
-static bool
+static inline bool
 add(StTree *t, const char *stack,...)
 {
 	uint32_t	frames[64];
@@ -36,6 +36,44 @@ add(StTree *t, const char *stack,...)
 			p++;
 	}
 	return st_tree_add_stack(t, frames, n, vals, &err);
+}
+
+/* string id of name by a linear scan (not the hash index under test) */
+static inline uint32_t
+find_string(const StTree *t, const char *name)
+{
+	for (uint32_t i = 0; i < t->nstrings; i++)
+		if (t->str_len[i] == strlen(name) &&
+			memcmp(st_tree_string(t, i), name, t->str_len[i]) == 0)
+			return i;
+	return UINT32_MAX;
+}
+
+/* node id of the path "a;b" by a linear scan over nodes; 0 for "" */
+static inline uint32_t
+find_node(const StTree *t, const char *path)
+{
+	uint32_t	node = 0;
+	const char *p = path;
+
+	while (*p)
+	{
+		const char *e = strchr(p, ';');
+		size_t		len = e ? (size_t) (e - p) : strlen(p);
+		uint32_t	next = UINT32_MAX;
+
+		for (uint32_t n = 1; n < t->nnodes; n++)
+			if (t->parent[n] == node && t->str_len[t->frame[n]] == len &&
+				memcmp(st_tree_string(t, t->frame[n]), p, len) == 0)
+				next = n;
+		if (next == UINT32_MAX)
+			return UINT32_MAX;
+		node = next;
+		p += len;
+		if (*p == ';')
+			p++;
+	}
+	return node;
 }
 
 #endif							/* UNIT_TREE_H */
