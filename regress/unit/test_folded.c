@@ -16,6 +16,7 @@
 #include "st_codec.h"
 #include "st_folded.h"
 #include "unit.h"
+#include "unit_tree.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -100,21 +101,6 @@ add_names(StTree *t, const char *const *names, int64_t v)
 		f[n] = st_tree_intern(t, names[n], strlen(names[n]), &err);
 	vals[0] = v;
 	return st_tree_add_stack(t, f, n, vals, &err);
-}
-
-static bool
-same_bytes(const StTree *a, const StTree *b)
-{
-	StError		err;
-	size_t		la,
-				lb;
-	uint8_t    *ea = st_encode(a, &la, &err);
-	uint8_t    *eb = st_encode(b, &lb, &err);
-	bool		eq = ea && eb && la == lb && memcmp(ea, eb, la) == 0;
-
-	st_free(ea);
-	st_free(eb);
-	return eq;
 }
 
 /* parse, expect failure with code and every fragment in the message */

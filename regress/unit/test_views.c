@@ -133,21 +133,6 @@ check_dump(const StTree *t, const char *want, int line)
 
 #define CHECK_DUMP(t, want) check_dump((t), (want), __LINE__)
 
-static bool
-same_bytes(const StTree *a, const StTree *b)
-{
-	StError		err;
-	size_t		la,
-				lb;
-	uint8_t    *ea = st_encode(a, &la, &err);
-	uint8_t    *eb = st_encode(b, &lb, &err);
-	bool		eq = ea && eb && la == lb && memcmp(ea, eb, la) == 0;
-
-	st_free(ea);
-	st_free(eb);
-	return eq;
-}
-
 /*
  * The tree of the tests below (samples):
  *   main;a;b 3, main;a 2, main;c 4, main 1, other;b 5    total 15

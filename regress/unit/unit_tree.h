@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "st_codec.h"
 #include "st_tree.h"
 
 /* add "a;b;c" with t->ncols values given as varargs (long long) */
@@ -74,6 +75,22 @@ find_node(const StTree *t, const char *path)
 			p++;
 	}
 	return node;
+}
+
+/* true when a and b have identical canonical encodings */
+static inline bool
+same_bytes(const StTree *a, const StTree *b)
+{
+	StError		err;
+	size_t		la,
+				lb;
+	uint8_t    *ea = st_encode(a, &la, &err);
+	uint8_t    *eb = st_encode(b, &lb, &err);
+	bool		eq = ea && eb && la == lb && memcmp(ea, eb, la) == 0;
+
+	st_free(ea);
+	st_free(eb);
+	return eq;
 }
 
 #endif							/* UNIT_TREE_H */
